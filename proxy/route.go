@@ -65,10 +65,15 @@ func ParseRoute(method, escapedPath string) (Route, *Error) {
 	}
 	raw := strings.Split(rest, "/")
 	segs := make([]string, len(raw))
+	var badSegment *Error // reported after the route and method checks
 	for i, s := range raw {
 		d, err := url.PathUnescape(s)
-		if err != nil {
-			return Route{}, newError(CodeNameInvalid, "invalid escape in path segment %q", s)
+		switch {
+		case err != nil:
+			badSegment = newError(CodeNameInvalid, "invalid escape in path segment %q", s)
+		case strings.Contains(d, "/"):
+			// %2F would smuggle a "/" past the segment split.
+			badSegment = newError(CodeNameInvalid, "escaped '/' (%%2F) in path segment %q", s)
 		}
 		segs[i] = d
 	}
@@ -96,6 +101,9 @@ func ParseRoute(method, escapedPath string) (Route, *Error) {
 	rt, err := withAction(rt, method)
 	if err != nil {
 		return Route{}, err
+	}
+	if badSegment != nil {
+		return Route{}, badSegment
 	}
 	rt.Repository = strings.Join(name, "/")
 	if !validName(rt.Repository) {
