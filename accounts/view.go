@@ -127,16 +127,19 @@ func Relative(t, now time.Time) string {
 	if !future {
 		d = -d
 	}
+	// Round to the nearest unit: an account made with --days 12 and listed
+	// a second later expires "in 12 days", not "in 11 days".
+	count := func(unit time.Duration) int { return int((d + unit/2) / unit) }
 	var s string
 	switch {
 	case d < time.Minute:
 		return "just now"
 	case d < time.Hour:
-		s = plural(int(d/time.Minute), "minute")
+		s = plural(count(time.Minute), "minute")
 	case d < 48*time.Hour:
-		s = plural(int(d/time.Hour), "hour")
+		s = plural(count(time.Hour), "hour")
 	default:
-		s = plural(int(d/(24*time.Hour)), "day")
+		s = plural(count(24*time.Hour), "day")
 	}
 	if future {
 		return "in " + s

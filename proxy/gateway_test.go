@@ -434,7 +434,7 @@ func TestExpiryWarning(t *testing.T) {
 	assert.Equal(t, 200, resp.StatusCode)
 	w := resp.Header.Get("Warning")
 	assert.True(t, strings.HasPrefix(w, `299 - "service account tcr$expiring expires on `), w)
-	assert.Contains(t, w, "(in 2 days)")
+	assert.Contains(t, w, "(in 3 days)")
 	resp = f.do(t, "GET", "/v2/team-a/app/manifests/v1", "tcr$ro", "ro-Pass1")
 	assert.Empty(t, resp.Header.Get("Warning"), "a permanent account gets no warning")
 }
@@ -447,3 +447,5 @@ func TestAnonymousPublicPull(t *testing.T) {
 	require.Len(t, reqs, 1)
 	assert.Equal(t, "gateway", basicUser(reqs[0].Header))
 }
+
+func testNow() time.Time { return time.Now() }

@@ -34,7 +34,7 @@ func (e *expiryWarner) warn(h http.Header, a *accounts.Account, now time.Time) {
 	if left <= 0 || left > e.window {
 		return
 	}
-	msg := fmt.Sprintf("service account %s expires on %s (%s)", a.Name, a.ExpiresAt.UTC().Format(time.DateOnly), inDays(left))
+	msg := fmt.Sprintf("service account %s expires on %s (%s)", a.Name, a.ExpiresAt.UTC().Format(time.DateOnly), accounts.Relative(*a.ExpiresAt, now))
 	h.Add("Warning", fmt.Sprintf("299 - %q", msg))
 	day := now.UTC().Format(time.DateOnly)
 	e.mu.Lock()
@@ -44,16 +44,4 @@ func (e *expiryWarner) warn(h http.Header, a *accounts.Account, now time.Time) {
 	if first {
 		e.log.Warn("service account expires soon", zap.String("account", a.Name), zap.Time("expires_at", *a.ExpiresAt))
 	}
-}
-
-// inDays renders a remaining time as "in 3 days", "in 1 day" or "today".
-func inDays(d time.Duration) string {
-	days := int(d.Hours() / 24)
-	switch days {
-	case 0:
-		return "in less than a day"
-	case 1:
-		return "in 1 day"
-	}
-	return fmt.Sprintf("in %d days", days)
 }

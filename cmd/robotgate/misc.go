@@ -19,7 +19,12 @@ import (
 var version = "dev"
 
 func cmdVersion(e env, _ *flags, args []string) error {
-	if len(args) > 0 {
+	f := newFlags("version") // accepts --config like every command, and ignores it
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
 		return usagef("version takes no arguments")
 	}
 	rev, when := "unknown", ""

@@ -163,7 +163,7 @@ func firstRun(e env, cfg *config.Config) error {
 	host := loginHost(cfg.Server.Listen)
 	fmt.Fprintf(e.stderr, "\n  created %s with account %s (read-write on every namespace, permanent)\n", cfg.Accounts.File, a.Name)
 	fmt.Fprintf(e.stderr, "  password for %s (shown once, store it now): %s\n", a.Name, pw)
-	fmt.Fprintf(e.stderr, "  docker login %s -u '%s' -p '%s'\n\n", host, a.Name, pw)
+	fmt.Fprintf(e.stderr, "  printf '%%s' '%s' | docker login %s -u '%s' --password-stdin\n\n", pw, host, a.Name)
 	return nil
 }
 
