@@ -40,6 +40,7 @@ func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 		},
 		Transport:      g.opts.Transport,
 		FlushInterval:  -1, // stream blobs as they arrive
+		BufferPool:     newBufferPool(),
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.upstreamError,
 		ErrorLog:       zap.NewStdLog(g.log.Named("reverseproxy")),
