@@ -25,6 +25,9 @@ type Editor struct {
 	// beforeRename, when set, runs after the temporary file is written and
 	// before it replaces the account file (tests inject failures here).
 	beforeRename func(tmp string) error
+	// cost is the bcrypt cost of new hashes; zero means BcryptCost (tests
+	// lower it to stay fast under -race).
+	cost int
 }
 
 // Edit runs fn on the current accounts and writes the result: lock (flock

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -58,13 +59,23 @@ func Parse(path string, data []byte, prefix string) (*List, error) {
 		return fmt.Sprintf("%s:%d", path, blocks.line(i, key))
 	}
 	for _, k := range md.Undecoded() {
-		errs = append(errs, fmt.Errorf("%s: unknown key %q", path, k.String()))
+		lines := blocks.unknownKeyLines(k)
+		if len(lines) == 0 {
+			errs = append(errs, fmt.Errorf("%s: unknown key %q", path, k.String()))
+		}
+		for _, n := range lines {
+			errs = append(errs, fmt.Errorf("%s:%d: unknown key %q", path, n, k.String()))
+		}
 	}
 	list := &List{byName: make(map[string]*Account, len(doc.Account)), Hash: sha256.Sum256(data)}
 	for i, fa := range doc.Account {
 		a, problems := convert(prefix, fa)
 		for _, p := range problems {
-			errs = append(errs, fmt.Errorf("%s: account %d (%s): %v", at(i, p.key), i+1, describe(fa.Name), p.err))
+			loc := at(i, p.key)
+			if p.key == "grants" {
+				loc = fmt.Sprintf("%s:%d", path, blocks.grantLine(i, p.namespace))
+			}
+			errs = append(errs, fmt.Errorf("%s: account %d (%s): %v", loc, i+1, describe(fa.Name), p.err))
 		}
 		if len(problems) > 0 {
 			continue
@@ -90,24 +101,25 @@ func describe(name string) string {
 }
 
 type problem struct {
-	key string
-	err error
+	key       string
+	err       error
+	namespace string // for key "grants": the grant's namespace, to find its line
 }
 
 // convert validates one account as written and turns it into an Account.
 func convert(prefix string, fa fileAccount) (*Account, []problem) {
 	var ps []problem
 	if fa.Name == "" {
-		ps = append(ps, problem{"", errors.New("name is missing")})
+		ps = append(ps, problem{key: "", err: errors.New("name is missing")})
 	} else if err := checkFullName(prefix, fa.Name); err != nil {
-		ps = append(ps, problem{"name", err})
+		ps = append(ps, problem{key: "name", err: err})
 	}
 	if err := checkHash(fa.PasswordHash); err != nil {
-		ps = append(ps, problem{"password_hash", err})
+		ps = append(ps, problem{key: "password_hash", err: err})
 	}
 	if fa.PreviousHash != "" {
 		if err := checkHash(fa.PreviousHash); err != nil {
-			ps = append(ps, problem{"previous_password_hash", err})
+			ps = append(ps, problem{key: "previous_password_hash", err: err})
 		}
 	}
 	a := &Account{
@@ -117,12 +129,12 @@ func convert(prefix string, fa fileAccount) (*Account, []problem) {
 	}
 	for _, g := range fa.Grants {
 		if err := policy.ValidatePattern(g.Namespace); err != nil {
-			ps = append(ps, problem{"grants", fmt.Errorf("grant: %w", err)})
+			ps = append(ps, problem{key: "grants", err: fmt.Errorf("grant: %w", err), namespace: g.Namespace})
 			continue
 		}
 		lvl, err := policy.ParseLevel(g.Access)
 		if err != nil {
-			ps = append(ps, problem{"grants", fmt.Errorf("grant on %q: %w", g.Namespace, err)})
+			ps = append(ps, problem{key: "grants", err: fmt.Errorf("grant on %q: %w", g.Namespace, err), namespace: g.Namespace})
 			continue
 		}
 		a.Grants = append(a.Grants, policy.Grant{Namespace: g.Namespace, Level: lvl})
@@ -145,6 +157,7 @@ func checkHash(h string) error {
 type blocks struct {
 	start []int
 	keys  []map[string]int
+	lines []string // the file's lines, trimmed; lines[n-1] is line n
 }
 
 func accountBlocks(data []byte) blocks {
@@ -153,6 +166,7 @@ func accountBlocks(data []byte) blocks {
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
+		b.lines = append(b.lines, line)
 		if strings.HasPrefix(line, "[[") && strings.Trim(strings.SplitN(line, "#", 2)[0], "[] \t") == "account" {
 			b.start = append(b.start, n)
 			b.keys = append(b.keys, map[string]int{})
@@ -180,4 +194,62 @@ func (b blocks) line(i int, key string) int {
 		return n
 	}
 	return b.start[i]
+}
+
+// end returns the last line of account i.
+func (b blocks) end(i int) int {
+	if i+1 < len(b.start) {
+		return b.start[i+1] - 1
+	}
+	return len(b.lines)
+}
+
+// grantLine returns the line of the grant on namespace in account i, or the
+// line of its grants key when the grant cannot be told apart.
+func (b blocks) grantLine(i int, namespace string) int {
+	if i < len(b.start) {
+		re := regexp.MustCompile(`namespace\s*=\s*["']` + regexp.QuoteMeta(namespace) + `["']`)
+		for n := b.start[i]; n <= b.end(i); n++ {
+			if re.MatchString(b.lines[n-1]) {
+				return n
+			}
+		}
+	}
+	return b.line(i, "grants")
+}
+
+// unknownKeyLines returns the lines where an undecoded key is written: in
+// every account that has it for account.KEY, on every line that assigns it
+// for a key nested deeper (a grant's inline table), and for any other key
+// the line of its table header or of its assignment. Empty when it cannot
+// tell.
+func (b blocks) unknownKeyLines(k toml.Key) []int {
+	var out []int
+	if len(k) == 2 && k[0] == "account" {
+		for i := range b.keys {
+			if n, ok := b.keys[i][k[1]]; ok {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	assigns := regexp.MustCompile(`(^|[{,\s])["']?` + regexp.QuoteMeta(k[len(k)-1]) + `["']?\s*=`)
+	table := ""       // the table the scan is in
+	want := "account" // the table the key must be in
+	if k[0] != "account" {
+		want = strings.Join(k[:len(k)-1], ".")
+	}
+	for n, line := range b.lines {
+		if strings.HasPrefix(line, "[") {
+			table = strings.TrimSpace(strings.Trim(strings.SplitN(line, "#", 2)[0], "[] \t"))
+			if k[0] != "account" && table == k.String() {
+				out = append(out, n+1)
+			}
+			continue
+		}
+		if table == want && assigns.MatchString(line) {
+			out = append(out, n+1)
+		}
+	}
+	return out
 }

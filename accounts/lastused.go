@@ -45,8 +45,9 @@ func (l *LastUsed) Touch(name string, at time.Time) {
 	l.mu.Unlock()
 }
 
-// Flush merges the recorded times into the state file.
-func (l *LastUsed) Flush() error {
+// Flush merges the recorded times into the state file. When that fails the
+// times stay pending for the next Flush.
+func (l *LastUsed) Flush() (err error) {
 	l.mu.Lock()
 	pending := l.dirty
 	l.dirty = map[string]time.Time{}
@@ -54,6 +55,13 @@ func (l *LastUsed) Flush() error {
 	if len(pending) == 0 {
 		return nil
 	}
+	defer func() {
+		if err != nil {
+			for name, t := range pending {
+				l.Touch(name, t)
+			}
+		}
+	}()
 	unlock, err := lock(l.path + ".lock")
 	if err != nil {
 		return err

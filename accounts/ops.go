@@ -25,7 +25,7 @@ func (e *Editor) Create(n NewAccount, now time.Time) (*Account, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	password, hash, err := newSecret(n.Password)
+	password, hash, err := e.newSecret(n.Password)
 	if err != nil {
 		return nil, "", err
 	}
@@ -107,7 +107,7 @@ func (e *Editor) Delete(name string) error {
 // Rotate gives an account a new password (custom, or generated when empty).
 // With grace > 0 the old password keeps working until now+grace.
 func (e *Editor) Rotate(name, password string, grace time.Duration, now time.Time) (*Account, string, error) {
-	password, hash, err := newSecret(password)
+	password, hash, err := e.newSecret(password)
 	if err != nil {
 		return nil, "", err
 	}
@@ -152,7 +152,7 @@ func notFound(name string) error {
 	return fmt.Errorf("%w %s; see robotgate account list", ErrNotFound, name)
 }
 
-func newSecret(custom string) (password, hash string, err error) {
+func (e *Editor) newSecret(custom string) (password, hash string, err error) {
 	password = custom
 	if password == "" {
 		if password, err = GeneratePassword(); err != nil {
@@ -161,7 +161,11 @@ func newSecret(custom string) (password, hash string, err error) {
 	} else if err = CheckPassword(password); err != nil {
 		return "", "", err
 	}
-	hash, err = HashPassword(password)
+	cost := e.cost
+	if cost == 0 {
+		cost = BcryptCost
+	}
+	hash, err = hashPassword(password, cost)
 	return password, hash, err
 }
 

@@ -64,8 +64,10 @@ func CheckPassword(p string) error {
 }
 
 // HashPassword returns the bcrypt hash at BcryptCost.
-func HashPassword(p string) (string, error) {
-	h, err := bcrypt.GenerateFromPassword([]byte(p), BcryptCost)
+func HashPassword(p string) (string, error) { return hashPassword(p, BcryptCost) }
+
+func hashPassword(p string, cost int) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(p), cost)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}

@@ -102,6 +102,7 @@ func (s *Store) reloadLocked(force bool) (bool, error) {
 	s.lastStat = st
 	sum := sha256.Sum256(data)
 	if !force && sum == s.Current().Hash {
+		s.badHash = [32]byte{} // back to the good content: a new refusal is logged again
 		return false, nil
 	}
 	list, err := Parse(s.path, data, s.prefix)

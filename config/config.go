@@ -103,7 +103,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // Default returns the built-in configuration.
 func Default() *Config {
 	return &Config{
-		Server: Server{Listen: DefaultListen, Realm: DefaultRealm, ShutdownTimeout: Duration{DefaultShutdownTimeout}},
+		Server:   Server{Listen: DefaultListen, Realm: DefaultRealm, ShutdownTimeout: Duration{DefaultShutdownTimeout}},
 		Upstream: Upstream{URL: DefaultUpstreamURL, DataDir: DefaultDataDir},
 		Accounts: Accounts{File: DefaultAccountsFile, Prefix: DefaultPrefix, CacheSize: DefaultCacheSize,
 			WarnBefore: Duration{DefaultWarnBefore}},
@@ -127,13 +127,15 @@ func Load(path string, isDefault bool) (*Config, error) {
 	case err != nil:
 		return nil, fmt.Errorf("read config: %w", err)
 	}
+	// Syntax first, so that an error of the typed decode below is a bad
+	// value and can be named by its key (the decoder's LastKey is only the
+	// key before the error when the syntax is wrong).
+	if _, err := toml.Decode(string(data), &map[string]any{}); err != nil {
+		return nil, decodeError(path, err, false)
+	}
 	md, err := toml.Decode(string(data), cfg)
 	if err != nil {
-		var perr toml.ParseError
-		if errors.As(err, &perr) {
-			return nil, fmt.Errorf("%s:%d: %s", path, perr.Position.Line, perr.Message)
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, decodeError(path, err, true)
 	}
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
 		var errs []error
@@ -149,6 +151,19 @@ func Load(path string, isDefault bool) (*Config, error) {
 	cfg.Path = path
 	cfg.resolve(filepath.Dir(path))
 	return cfg, nil
+}
+
+// decodeError renders a TOML error as "path:line: message", with the key
+// when the value of that key was refused.
+func decodeError(path string, err error, value bool) error {
+	var perr toml.ParseError
+	if !errors.As(err, &perr) {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if value && perr.LastKey != "" {
+		return fmt.Errorf("%s:%d: %s: %s", path, perr.Position.Line, perr.LastKey, perr.Message)
+	}
+	return fmt.Errorf("%s:%d: %s", path, perr.Position.Line, perr.Message)
 }
 
 // resolve makes relative paths relative to dir (the config file's folder).

@@ -30,11 +30,15 @@ func (c *Config) Validate() error {
 	if (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == "") {
 		add("server.tls_cert_file", "tls_cert_file and tls_key_file must be set together")
 	}
-	for key, f := range map[string]string{"server.tls_cert_file": c.Server.TLSCertFile, "server.tls_key_file": c.Server.TLSKeyFile,
-		"upstream.ca_file": c.Upstream.CAFile} {
-		if f != "" {
-			if _, err := os.Stat(f); err != nil {
-				add(key, "%v", err)
+	// A slice, not a map: problems are reported in the same order every time.
+	for _, f := range []struct{ key, path string }{
+		{"server.tls_cert_file", c.Server.TLSCertFile},
+		{"server.tls_key_file", c.Server.TLSKeyFile},
+		{"upstream.ca_file", c.Upstream.CAFile},
+	} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				add(f.key, "%v", err)
 			}
 		}
 	}

@@ -42,11 +42,11 @@ func (l *seededLayer) reader() io.Reader {
 	return io.LimitReader(rand.New(rand.NewSource(l.seed)), l.size) //nolint:gosec // test data, not secrets
 }
 
-func (l *seededLayer) Digest() (v1.Hash, error)           { return l.digest, nil }
-func (l *seededLayer) DiffID() (v1.Hash, error)           { return l.digest, nil }
-func (l *seededLayer) Size() (int64, error)               { return l.size, nil }
+func (l *seededLayer) Digest() (v1.Hash, error)            { return l.digest, nil }
+func (l *seededLayer) DiffID() (v1.Hash, error)            { return l.digest, nil }
+func (l *seededLayer) Size() (int64, error)                { return l.size, nil }
 func (l *seededLayer) MediaType() (types.MediaType, error) { return types.OCIUncompressedLayer, nil }
-func (l *seededLayer) Compressed() (io.ReadCloser, error) { return io.NopCloser(l.reader()), nil }
+func (l *seededLayer) Compressed() (io.ReadCloser, error)  { return io.NopCloser(l.reader()), nil }
 func (l *seededLayer) Uncompressed() (io.ReadCloser, error) {
 	return io.NopCloser(l.reader()), nil
 }

@@ -285,9 +285,6 @@ func rawPath(t *testing.T, method, addr, path, user, pass string) int {
 	return resp.StatusCode
 }
 
-
-
-
 // requireStatus asserts a go-containerregistry error carries the status,
 // OCI code and message the gateway sent.
 func requireStatus(t *testing.T, err error, status int, code, message string) {
