@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -57,6 +58,8 @@ type Authenticator struct {
 	now    func() time.Time
 	// compare checks a password against a bcrypt hash; tests count calls.
 	compare func(hash, password []byte) error
+	// slots holds one token per bcrypt compare running (see bcryptSlots).
+	slots chan struct{}
 	// OnSuccess, when set, is called after every successful login (the
 	// last-used tracker).
 	OnSuccess func(name string, at time.Time)
@@ -86,7 +89,20 @@ func newAuthenticator(l Lister, cacheSize, dummyCost int) (*Authenticator, error
 		return nil, fmt.Errorf("dummy hash: %w", err)
 	}
 	return &Authenticator{lister: l, cache: cache, key: key, dummy: dummy, now: time.Now,
-		compare: bcrypt.CompareHashAndPassword}, nil
+		compare: bcrypt.CompareHashAndPassword, slots: make(chan struct{}, bcryptSlots())}, nil
+}
+
+// bcryptSlots bounds how many bcrypt compares run at once: all CPUs but
+// one. A flood of wrong or unknown credentials (each costs ~60 ms of CPU)
+// then queues behind the slots instead of starving requests whose
+// credentials are already in the cache.
+func bcryptSlots() int { return max(1, runtime.GOMAXPROCS(0)-1) }
+
+// slowCompare runs one bcrypt compare in a slot.
+func (a *Authenticator) slowCompare(hash, pass []byte) error {
+	a.slots <- struct{}{}
+	defer func() { <-a.slots }()
+	return a.compare(hash, pass)
 }
 
 // Authenticate checks a username and password. It returns the account, or
@@ -95,7 +111,7 @@ func newAuthenticator(l Lister, cacheSize, dummyCost int) (*Authenticator, error
 func (a *Authenticator) Authenticate(ctx context.Context, user, pass string) (*Account, error) {
 	acct, ok := a.lister.Current().Get(user)
 	if !ok {
-		_ = a.compare(a.dummy, []byte(pass))
+		_ = a.slowCompare(a.dummy, []byte(pass))
 		return nil, ErrInvalidCredentials
 	}
 	now := a.now()
@@ -131,7 +147,7 @@ func (a *Authenticator) verify(name, hash, pass string) bool {
 		if _, ok := a.cache.Get(k); ok {
 			return true, nil
 		}
-		if a.compare([]byte(hash), []byte(pass)) != nil {
+		if a.slowCompare([]byte(hash), []byte(pass)) != nil {
 			return false, nil
 		}
 		a.cache.Add(k, struct{}{})
