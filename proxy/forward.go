@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"log"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -43,7 +44,7 @@ func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 		BufferPool:     newBufferPool(),
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.upstreamError,
-		ErrorLog:       zap.NewStdLog(g.log.Named("reverseproxy")),
+		ErrorLog:       mustStdLogAt(g.log.Named("reverseproxy")),
 	}
 }
 
@@ -120,4 +121,14 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	}
 	g.log.Warn("upstream request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
 	writeError(w, r, g.opts.Realm, &Error{Code: CodeUnavailable, Message: msg})
+}
+
+// mustStdLogAt routes ReverseProxy's own messages (a body copy cut by the
+// upstream, for one) to zap at warn: they are faults an operator should see.
+func mustStdLogAt(l *zap.Logger) *log.Logger {
+	std, err := zap.NewStdLogAt(l, zap.WarnLevel)
+	if err != nil {
+		return zap.NewStdLog(l)
+	}
+	return std
 }

@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -22,7 +18,6 @@ import (
 	"github.com/robotgate/robotgate/config"
 	"github.com/robotgate/robotgate/policy"
 	"github.com/robotgate/robotgate/proxy"
-	"github.com/robotgate/robotgate/proxy/embedded"
 )
 
 // Server timeouts bound headers and idle connections only: a whole-request
@@ -176,47 +171,4 @@ func loginHost(listen string) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// upstream builds the registry URL and transport: the embedded registry,
-// or a remote one with the gateway's own credentials.
-func upstream(ctx context.Context, cfg *config.Config, log *zap.Logger) (*url.URL, http.RoundTripper, func(context.Context) error, error) {
-	if cfg.Upstream.URL == config.Embedded {
-		reg, err := embedded.Start(ctx, embedded.Options{DataDir: cfg.Upstream.DataDir, Logger: log.Named("registry")})
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("embedded registry: %w", err)
-		}
-		return reg.URL(), reg.Transport(), reg.Close, nil
-	}
-	u, err := url.Parse(strings.TrimSuffix(cfg.Upstream.URL, "/"))
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("upstream.url: %w", err)
-	}
-	tlsCfg := &tls.Config{InsecureSkipVerify: cfg.Upstream.InsecureSkipVerify} //nolint:gosec // only when the operator sets it
-	if cfg.Upstream.CAFile != "" {
-		pem, err := os.ReadFile(cfg.Upstream.CAFile)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("upstream.ca_file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, nil, nil, fmt.Errorf("upstream.ca_file %s: no PEM certificate found", cfg.Upstream.CAFile)
-		}
-		tlsCfg.RootCAs = pool
-	}
-	if cfg.Upstream.InsecureSkipVerify {
-		log.Warn("upstream TLS certificates are not verified (insecure_skip_verify = true)")
-	}
-	var rt http.RoundTripper = proxy.NewTransport(proxy.TransportOptions{TLS: tlsCfg})
-	if cfg.Upstream.Username != "" {
-		pw, err := cfg.Upstream.UpstreamPassword()
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		rt = &proxy.BasicAuth{Base: rt, Host: u.Host, Username: cfg.Upstream.Username, Password: pw}
-	}
-	return u, rt, func(context.Context) error { return nil }, nil
 }
