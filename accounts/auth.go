@@ -7,7 +7,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"runtime"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -60,6 +63,8 @@ type Authenticator struct {
 	compare func(hash, password []byte) error
 	// slots holds one token per bcrypt compare running (see bcryptSlots).
 	slots chan struct{}
+	// macs reuses keyed HMACs: the cached path then allocates almost nothing.
+	macs sync.Pool
 	// OnSuccess, when set, is called after every successful login (the
 	// last-used tracker).
 	OnSuccess func(name string, at time.Time)
@@ -156,13 +161,21 @@ func (a *Authenticator) verify(name, hash, pass string) bool {
 	return v.(bool)
 }
 
-func (a *Authenticator) cacheKey(name, hash, pass string) [32]byte {
-	m := hmac.New(sha256.New, a.key)
-	for _, s := range []string{name, hash, pass} {
-		m.Write([]byte(s))
-		m.Write([]byte{0})
+func (a *Authenticator) cacheKey(name, pwHash, pass string) [32]byte {
+	m, _ := a.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, a.key)
+	}
+	m.Reset()
+	for _, s := range []string{name, pwHash, pass} {
+		_, _ = io.WriteString(m, s)
+		_, _ = m.Write(sep[:])
 	}
 	var k [32]byte
 	m.Sum(k[:0])
+	a.macs.Put(m)
 	return k
 }
+
+// sep ends each field of a cache key, so ("ab","c") and ("a","bc") differ.
+var sep = [1]byte{0} // never written; an array cannot be a const
