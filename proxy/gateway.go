@@ -119,8 +119,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.serveCatalog(rec, r, subject)
 		return
 	case policy.EndpointUploadStart:
+		if query.Has("mount") || query.Has("from") {
+			rec.note("mount_from", query.Get("from"))
+		}
 		if dropped := g.checkMount(subject, query); dropped != "" {
-			rec.note("mount", dropped)
+			rec.note("mount_dropped", dropped)
 		}
 	}
 	g.forward(rec, r, rt, query)
