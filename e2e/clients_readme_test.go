@@ -12,66 +12,25 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// clReadmeSnippets are the copy-paste examples of the README, run here
-// through bash exactly as written. They get REGISTRY (host:port of the
-// gateway), TCR_PASSWORD (tcr$ci's password) and IMAGE (a local image, for
-// docker and podman) from the environment, and image.tar (docker save
-// format) and notes.txt in the working directory. The plain-HTTP flags
-// (--tls-verify=false, --plain-http, --tls disabled) are for a gateway
-// without TLS, as in this test; crane uses HTTP for localhost and
-// 127.0.0.1 by itself and needs --insecure for any other plain-HTTP host.
-var clReadmeSnippets = map[string]string{
-	"docker": `
-printf '%s\n' "$TCR_PASSWORD" | docker login "$REGISTRY" -u 'tcr$ci' --password-stdin
-docker tag "$IMAGE" "$REGISTRY/team-a/app:v1"
-docker push "$REGISTRY/team-a/app:v1"
-docker rmi "$REGISTRY/team-a/app:v1"
-docker pull "$REGISTRY/team-a/app:v1"
-`,
-	"podman": `
-printf '%s\n' "$TCR_PASSWORD" | podman login --tls-verify=false -u 'tcr$ci' --password-stdin "$REGISTRY"
-podman tag "$IMAGE" "$REGISTRY/team-a/app:v1"
-podman push --tls-verify=false "$REGISTRY/team-a/app:v1"
-podman rmi "$REGISTRY/team-a/app:v1"
-podman pull --tls-verify=false "$REGISTRY/team-a/app:v1"
-`,
-	"skopeo": `
-printf '%s\n' "$TCR_PASSWORD" | skopeo login --tls-verify=false -u 'tcr$ci' --password-stdin "$REGISTRY"
-skopeo copy --dest-tls-verify=false docker-archive:image.tar "docker://$REGISTRY/team-a/app:v1"
-skopeo copy --src-tls-verify=false "docker://$REGISTRY/team-a/app:v1" dir:./app
-`,
-	"crane": `
-printf '%s' "$TCR_PASSWORD" | crane auth login "$REGISTRY" -u 'tcr$ci' --password-stdin
-crane push image.tar "$REGISTRY/team-a/app:v1"
-crane pull "$REGISTRY/team-a/app:v1" app.tar
-`,
-	"oras": `
-printf '%s' "$TCR_PASSWORD" | oras login --plain-http -u 'tcr$ci' --password-stdin "$REGISTRY"
-oras push --plain-http "$REGISTRY/team-a/notes:v1" notes.txt:text/plain
-oras pull --plain-http -o ./pulled "$REGISTRY/team-a/notes:v1"
-`,
-	"regctl": `
-regctl registry set --tls disabled --skip-check "$REGISTRY"
-printf '%s' "$TCR_PASSWORD" | regctl registry login "$REGISTRY" -u 'tcr$ci' --pass-stdin
-regctl image import "$REGISTRY/team-a/app:v1" image.tar
-regctl image export "$REGISTRY/team-a/app:v1" app.tar
-`,
-	// A Kubernetes pull secret for a tcr$ account, without kubectl (with it:
-	// kubectl create secret docker-registry tcr-ci --docker-server="$REGISTRY"
-	// --docker-username='tcr$ci' --docker-password="$TCR_PASSWORD").
-	"imagePullSecret": `
-AUTH=$(printf '%s:%s' 'tcr$ci' "$TCR_PASSWORD" | base64 -w0)
-printf '{"auths":{"%s":{"auth":"%s"}}}' "$REGISTRY" "$AUTH" > dockerconfig.json
-cat > secret.yaml <<EOF
-apiVersion: v1
-kind: Secret
-metadata:
-  name: tcr-ci
-type: kubernetes.io/dockerconfigjson
-data:
-  .dockerconfigjson: $(base64 -w0 dockerconfig.json)
-EOF
-`,
+// clReadmeSnippets reads the README's client examples: each fenced sh
+// block right after a "<!-- snippet: NAME -->" line, run here through bash
+// exactly as written. They get REGISTRY (host:port of the gateway),
+// TCR_PASSWORD (tcr$ci's password) and IMAGE (a local image, for docker and
+// podman) from the environment, and image.tar (docker save format) and
+// notes.txt in the working directory.
+func clReadmeSnippets(t *testing.T) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	re := regexp.MustCompile("(?s)<!-- snippet: ([A-Za-z]+) -->\n```sh\n(.*?)```")
+	out := map[string]string{}
+	for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+		out[m[1]] = m[2]
+	}
+	for _, want := range []string{"docker", "podman", "skopeo", "crane", "oras", "regctl", "imagePullSecret"} {
+		require.Contains(t, out, want, "README has no snippet %q", want)
+	}
+	return out
 }
 
 // TestClientReadmeSnippets runs every README example through bash against
@@ -82,6 +41,7 @@ func TestClientReadmeSnippets(t *testing.T) {
 	clTimer(t)
 	bash := clTool(t, "bash")
 	f := clStart(t)
+	snippets := clReadmeSnippets(t)
 
 	// snippet runs one example in a fresh client env; prepare may add a
 	// local image and environment variables first.
@@ -96,7 +56,7 @@ func TestClientReadmeSnippets(t *testing.T) {
 			env = append(env, prepare(e, work)...)
 		}
 		e.env = append(e.env, env...)
-		e.must(work, "", bash, "-c", "set -euo pipefail\n"+clReadmeSnippets[client])
+		e.must(work, "", bash, "-c", "set -euo pipefail\n"+snippets[client])
 		return e, work
 	}
 	pushed := func(t *testing.T, repo string) {
