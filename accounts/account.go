@@ -107,6 +107,10 @@ var ErrBadName = errors.New("invalid service account name")
 // the name rule.
 func NormalizeName(prefix, name string) (string, error) {
 	short := strings.TrimPrefix(name, prefix)
+	if bare, ok := strings.CutSuffix(prefix, "$"); ok && bare != "" && name == bare {
+		// "tcr$deploy" in double quotes reaches us as "tcr".
+		return "", fmt.Errorf("%w %q: the shell probably expanded the $ in %s<name>; put the name in single quotes ('%s<name>') or leave the prefix out", ErrBadName, name, prefix, prefix)
+	}
 	if len(short) > MaxNameLength || !nameRule.MatchString(short) {
 		return "", fmt.Errorf("%w %q: %s", ErrBadName, name, NameRule)
 	}

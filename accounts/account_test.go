@@ -100,3 +100,14 @@ func TestCloneIsDeep(t *testing.T) {
 	assert.Equal(t, policy.LevelReadOnly, a.Grants[0].Level)
 	assert.Equal(t, t0, *a.ExpiresAt)
 }
+
+// TestNormalizeNameCatchesShellExpansion: "tcr$deploy" in double quotes
+// arrives as "tcr"; that must not create or find an account named tcr$tcr.
+func TestNormalizeNameCatchesShellExpansion(t *testing.T) {
+	_, err := NormalizeName("tcr$", "tcr")
+	require.ErrorIs(t, err, ErrBadName)
+	assert.Contains(t, err.Error(), "single quotes")
+	got, err := NormalizeName("tcr$", "tcr-bot")
+	require.NoError(t, err, "a name that merely starts like the prefix is fine")
+	assert.Equal(t, "tcr$tcr-bot", got)
+}

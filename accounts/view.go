@@ -81,7 +81,7 @@ func expiresCell(t *time.Time, now time.Time) string {
 	if t == nil {
 		return "never"
 	}
-	return t.UTC().Format(time.DateOnly) + " (" + Relative(*t, now) + ")"
+	return LastDay(*t) + " (" + Relative(*t, now) + ")"
 }
 
 func lastUsedCell(t *time.Time, now time.Time) string {
@@ -175,4 +175,11 @@ func WriteDetail(w io.Writer, v View, now time.Time) error {
 	}
 	fmt.Fprintf(tw, "grants:\t%s\n", grantsCell(v.Grants))
 	return tw.Flush()
+}
+
+// LastDay is the last UTC day on which an account expiring at t is valid:
+// `--expires 2026-12-31` is stored as 2027-01-01T00:00:00Z (the end of that
+// day) and shown as 2026-12-31, the date the operator wrote.
+func LastDay(t time.Time) string {
+	return t.UTC().Add(-time.Nanosecond).Format(time.DateOnly)
 }

@@ -145,3 +145,8 @@ func TestWriteDetail(t *testing.T) {
 	}
 	assert.NotContains(t, s, "$2a$")
 }
+
+func TestLastDay(t *testing.T) {
+	assert.Equal(t, "2026-12-31", LastDay(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)), "end of day 2026-12-31")
+	assert.Equal(t, "2026-12-06", LastDay(time.Date(2026, 12, 6, 10, 11, 6, 0, time.UTC)))
+}

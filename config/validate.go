@@ -22,7 +22,7 @@ func (c *Config) Validate() error {
 	}
 
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
-		add("server.listen", "%q is not host:port (%v)", c.Server.Listen, err)
+		add("server.listen", "%q is not host:port (%v); e.g. \":5000\" or \"127.0.0.1:5000\"", c.Server.Listen, err)
 	}
 	if c.Server.Realm == "" {
 		add("server.realm", "must not be empty")

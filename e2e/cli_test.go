@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,7 +44,9 @@ func TestAccountCommandErrors(t *testing.T) {
 		{"long password", strings.Repeat("Ab1", 25) + "\n", []string{"account", "create", "x", "--password-stdin"}, 1, "bcrypt reads no further"},
 		{"weak password", "alllowercase1\n", []string{"account", "create", "x", "--password-stdin"}, 1, "one upper-case letter"},
 		{"days zero", "", []string{"account", "create", "x", "--days", "0"}, 1, "--days must be at least 1"},
-		{"days not a number", "", []string{"account", "create", "x", "--days", "ten"}, 2, "--days wants a whole number"},
+		{"days not a number", "", []string{"account", "create", "x", "--days", "ten"}, 1, "--days wants a whole number"},
+		{"grace not a duration", "", []string{"account", "rotate", "exists", "--grace", "1d"}, 1, "use a Go duration such as 24h"},
+		{"shell ate the name", "", []string{"account", "create", "tcr"}, 1, "put the name in single quotes"},
 		{"expires past", "", []string{"account", "create", "x", "--expires", "2020-01-01"}, 1, "not in the future"},
 		{"expires garbage", "", []string{"account", "create", "x", "--expires", "tomorrow"}, 1, "use YYYY-MM-DD or RFC 3339"},
 		{"two validities", "", []string{"account", "create", "x", "--days", "3", "--permanent"}, 1, "only one of --days, --expires and --permanent"},
@@ -213,4 +216,37 @@ func TestVersion(t *testing.T) {
 	out, _, code := runCLI(filepath.Join(t.TempDir(), "none.toml"), "", "version")
 	assert.Equal(t, 0, code)
 	assert.Regexp(t, `^robotgate \S+ \(commit \S+.*go1\.\d+`, out)
+}
+
+// TestServeBusyPortKeepsTheFirstRunPassword: a port that is taken fails
+// before the first-run banner, so the one-time admin password is not spent
+// on a gateway that never ran.
+func TestServeBusyPortKeepsTheFirstRunPassword(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "robotgate.toml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("[server]\nlisten = %q\n", ln.Addr().String())), 0o600))
+	_, errOut, code := runCLI(cfg, "", "serve")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "address already in use")
+	assert.Contains(t, errOut, "set [server] listen in")
+	assert.NotContains(t, errOut, "password for")
+	_, err = os.Stat(filepath.Join(dir, "accounts.toml"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "no account file, so the next start prints the banner")
+}
+
+func TestHelpAndCustomPassword(t *testing.T) {
+	cfg := cliDir(t)
+	for _, args := range [][]string{{"--help"}, {"account", "--help"}, {"account", "create", "-h"}, {"help"}} {
+		out, errOut, code := runCLI(cfg, "", args...)
+		assert.Equal(t, 0, code, "%v: %s", args, errOut)
+		assert.Contains(t, out, "usage: robotgate", "%v", args)
+	}
+	out, _, code := runCLI(cfg, "Custom-Pass-9\n", "account", "create", "own", "--password-stdin", "--grant", "a=ro", "--grant", "a=rw")
+	require.Equal(t, 0, code)
+	assert.NotContains(t, out, "Custom-Pass-9", "a custom password is not echoed")
+	out, _, _ = runCLI(cfg, "", "account", "list")
+	assert.Regexp(t, `tcr\$own\s+active\s+\S+ \(in 30 days\)\s+a:rw\s`, out, "a later --grant on the same namespace replaces the earlier")
 }

@@ -328,7 +328,8 @@ func (r *confResult) Counts() (passed, failed, skipped int) {
 // CountLine is the stable one-line form of the counts.
 func (r *confResult) CountLine() string {
 	p, f, s := r.Counts()
-	return fmt.Sprintf("%d passed, %d failed, %d skipped", p, f, s)
+	// Not "N passed, N failed": CI reads that shape as a test runner's total.
+	return fmt.Sprintf("pass %d, fail %d, skip %d", p, f, s)
 }
 
 // Statuses maps each distinct test name to the sorted statuses of its
@@ -458,8 +459,8 @@ func (r *confResult) firstFailures(n int) string {
 	return b.String()
 }
 
-// reportConformance logs one stable summary line ("conformance LABEL: N
-// passed, N failed, N skipped"), prints it on stdout (seen with -v), and
+// reportConformance logs one stable summary line ("conformance LABEL: pass
+// N, fail N, skip N"), prints it on stdout (seen with -v), and
 // appends it to the file named by $ROBOTGATE_CONFORMANCE_SUMMARY, which CI
 // prints after `go test` whatever the verbosity.
 func reportConformance(t testing.TB, format string, args ...any) {

@@ -21,8 +21,8 @@ import (
 // status says only "something failed" (the registry itself fails 90 leaves:
 // sha512, referrers, non-distributable layers), so the results are parsed.
 //
-// Every run's counts are reported as "conformance LABEL: N passed, N failed,
-// N skipped"; see reportConformance for how CI shows them.
+// Every run's counts are reported as "conformance LABEL: pass N, fail N,
+// skip N"; see reportConformance for how CI shows them.
 
 // TestConformanceExternal: an external registry with htpasswd auth, the
 // gateway logging in with [upstream] username/password and the suite with

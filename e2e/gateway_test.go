@@ -161,6 +161,14 @@ func TestRefusedLogins(t *testing.T) {
 	}
 	status, _, _ := rawDo(t, "GET", "http://"+g.Addr+"/v2/", okUser, okPass, nil)
 	assert.Equal(t, http.StatusOK, status)
+
+	// The log names the user a failed login tried (an operator spots a
+	// shell-mangled "tcr"), and never a password, hash or Authorization.
+	logs := g.Stderr()
+	assert.Contains(t, logs, `"attempted_user":"tcr$nobody"`)
+	for _, secret := range []string{offPass, oldPass, gonePass, okPass, "Wrong-pass1", g.AdminPassword, "$2a$", "Basic "} {
+		assert.NotContains(t, logs[strings.Index(logs, "robotgate listening"):], secret, "secret in the log")
+	}
 }
 
 // TestDisableByHandEditTakesEffect: writing disabled = true into the file

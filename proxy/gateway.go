@@ -93,6 +93,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	subject, acct, aerr := g.authenticate(r)
 	if aerr != nil {
+		if c := readCredentials(r); c.ok {
+			rec.note("attempted_user", c.user)
+		}
 		rec.deny(aerr.Message)
 		writeError(rec, r, g.opts.Realm, aerr)
 		return

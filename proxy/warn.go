@@ -34,7 +34,7 @@ func (e *expiryWarner) warn(h http.Header, a *accounts.Account, now time.Time) {
 	if left <= 0 || left > e.window {
 		return
 	}
-	msg := fmt.Sprintf("service account %s expires on %s (%s)", a.Name, a.ExpiresAt.UTC().Format(time.DateOnly), accounts.Relative(*a.ExpiresAt, now))
+	msg := fmt.Sprintf("service account %s expires on %s (%s)", a.Name, accounts.LastDay(*a.ExpiresAt), accounts.Relative(*a.ExpiresAt, now))
 	h.Add("Warning", fmt.Sprintf("299 - %q", msg))
 	day := now.UTC().Format(time.DateOnly)
 	e.mu.Lock()

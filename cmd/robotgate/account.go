@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,9 @@ func cmdAccount(e env, global *flags, args []string) error {
 		return usagef("account needs a subcommand: create, list, show, update, disable, enable, delete, rotate")
 	}
 	sub, args := args[0], args[1:]
+	if sub == "-h" || sub == "--help" || sub == "help" {
+		return errHelp
+	}
 	handlers := map[string]func(env, *flags, []string) error{
 		"create": accountCreate, "list": accountList, "show": accountShow, "update": accountUpdate,
 		"disable": accountSetDisabled(true), "enable": accountSetDisabled(false),
@@ -77,7 +81,12 @@ func parseGrants(specs []string) ([]policy.Grant, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--grant %q: %w", s, err)
 		}
-		out = append(out, policy.Grant{Namespace: ns, Level: lvl})
+		g := policy.Grant{Namespace: ns, Level: lvl}
+		if i := slices.IndexFunc(out, func(o policy.Grant) bool { return o.Namespace == ns }); i >= 0 {
+			out[i] = g // a later --grant on the same namespace replaces, as update does
+			continue
+		}
+		out = append(out, g)
 	}
 	return out, nil
 }
@@ -103,7 +112,7 @@ type secretOut struct {
 	CreatedAt time.Time  `json:"created_at"`
 }
 
-func printSecret(e env, asJSON bool, verb string, a *accounts.Account, password string) error {
+func printSecret(e env, asJSON, custom bool, verb string, a *accounts.Account, password string) error {
 	if asJSON {
 		return accounts.WriteJSON(e.stdout, secretOut{Name: a.Name, Password: password, ExpiresAt: a.ExpiresAt, CreatedAt: a.CreatedAt.UTC()})
 	}
@@ -112,7 +121,11 @@ func printSecret(e env, asJSON bool, verb string, a *accounts.Account, password 
 		exp = "expires " + a.ExpiresAt.UTC().Format(time.RFC3339)
 	}
 	fmt.Fprintf(e.stdout, "%s service account %s (%s)\n", verb, a.Name, exp)
-	fmt.Fprintf(e.stdout, "password (shown once, store it now): %s\n", password)
+	if custom {
+		fmt.Fprintf(e.stdout, "password: the one read from standard input\n")
+	} else {
+		fmt.Fprintf(e.stdout, "password (shown once, store it now): %s\n", password)
+	}
 	fmt.Fprintf(e.stdout, "log in with: docker login -u '%s' --password-stdin REGISTRY\n", a.Name)
 	return nil
 }
@@ -158,15 +171,23 @@ func accountCreate(e env, global *flags, args []string) error {
 		return err
 	}
 	if len(gs) == 0 && !*asJSON {
-		fmt.Fprintf(e.stderr, "note: %s has no grants yet; add one with 'robotgate account update %s --grant NS=ACCESS'\n", a.Name, a.Name)
+		fmt.Fprintf(e.stderr, "note: %s has no grants yet; add one with: robotgate account update '%s' --grant NS=ACCESS\n", a.Name, a.Name)
 	}
-	return printSecret(e, *asJSON, "created", a, pw)
+	return printSecret(e, *asJSON, *stdin, "created", a, pw)
 }
 
 func accountRotate(e env, global *flags, args []string) error {
 	f := newFlags("account rotate")
 	stdin := f.Bool("password-stdin", false, "read a custom password from standard input")
-	grace := f.Duration("grace", 0, "keep the old password valid this long (e.g. 24h)")
+	var grace time.Duration
+	f.Func("grace", "keep the old password valid this long (e.g. 24h)", func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("use a Go duration such as 24h or 90m, got %q", s)
+		}
+		grace = d
+		return nil
+	})
 	asJSON := f.Bool("json", false, "print JSON")
 	pos, err := f.parse(args)
 	if err != nil {
@@ -176,7 +197,7 @@ func accountRotate(e env, global *flags, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *grace < 0 {
+	if grace < 0 {
 		return fmt.Errorf("--grace must not be negative")
 	}
 	_, ed, err := accountEnv(f, global)
@@ -189,12 +210,15 @@ func accountRotate(e env, global *flags, args []string) error {
 			return err
 		}
 	}
-	a, pw, err := ed.Rotate(name, pw, *grace, time.Now())
+	a, pw, err := ed.Rotate(name, pw, grace, time.Now())
 	if err != nil {
 		return err
 	}
-	if *grace > 0 && !*asJSON {
+	if st := a.State(time.Now()); st != accounts.StateActive {
+		fmt.Fprintf(e.stderr, "note: %s is %s; the new password works only once it is active again\n", a.Name, st)
+	}
+	if grace > 0 && !*asJSON {
 		fmt.Fprintf(e.stderr, "the old password keeps working until %s\n", a.PreviousUntil.Format(time.RFC3339))
 	}
-	return printSecret(e, *asJSON, "rotated", a, pw)
+	return printSecret(e, *asJSON, *stdin, "rotated", a, pw)
 }

@@ -158,6 +158,10 @@ func accountSetDisabled(disabled bool) func(env, *flags, []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%sd service account %s\n", verb, a.Name)
+		if !disabled && a.Expired(time.Now()) {
+			fmt.Fprintf(e.stderr, "note: %s expired on %s and still cannot log in; extend it with: robotgate account update '%s' --days N\n",
+				a.Name, a.ExpiresAt.UTC().Format(time.RFC3339), a.Name)
+		}
 		return nil
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"io"
 	"strings"
@@ -35,7 +36,7 @@ func (f *flags) inherit(g *flags) {
 // command word) and returns the rest.
 func (f *flags) parseLeading(args []string) ([]string, error) {
 	if err := f.Parse(args); err != nil {
-		return nil, usagef("%v", err)
+		return nil, flagError(err)
 	}
 	f.markSet()
 	return f.Args(), nil
@@ -46,7 +47,7 @@ func (f *flags) parse(args []string) ([]string, error) {
 	var pos []string
 	for len(args) > 0 {
 		if err := f.Parse(args); err != nil {
-			return nil, usagef("%v", err)
+			return nil, flagError(err)
 		}
 		args = f.Args()
 		if len(args) == 0 {
@@ -82,3 +83,20 @@ type multi []string
 
 func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+// errHelp asks for the usage text (-h, --help): printed, exit 0.
+var errHelp = errors.New("help requested")
+
+// flagError sorts the flag package's errors: -h is a request for help, a
+// value the flag could not parse is a bad value (exit 1), anything else
+// (an unknown flag) is a usage error (exit 2).
+func flagError(err error) error {
+	msg := strings.ReplaceAll(err.Error(), " -", " --")
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return errHelp
+	case strings.HasPrefix(msg, "invalid value"), strings.HasPrefix(msg, "invalid boolean value"):
+		return errors.New(msg)
+	}
+	return usagef("%s", msg)
+}

@@ -58,6 +58,9 @@ func run(e env, args []string) int {
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, errHelp):
+		fmt.Fprint(e.stdout, usage)
+		return 0
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(e.stderr, "robotgate: %v\nrun 'robotgate help' for usage\n", err)
 		return 2

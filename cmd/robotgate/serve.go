@@ -54,6 +54,13 @@ func cmdServe(e env, global *flags, args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	// Bind first: a busy port must fail before the first-run banner prints
+	// the one-time admin password.
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (set [server] listen in %s)", cfg.Server.Listen, err, configName(cfg))
+	}
+	defer ln.Close()
 	if err := firstRun(e, cfg); err != nil {
 		return err
 	}
@@ -84,10 +91,6 @@ func cmdServe(e env, global *flags, args []string) error {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
-	}
 	srv := &http.Server{
 		Handler:           gw,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -171,4 +174,11 @@ func loginHost(listen string) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+func configName(cfg *config.Config) string {
+	if cfg.Path == "" {
+		return config.DefaultFile
+	}
+	return cfg.Path
 }

@@ -65,7 +65,7 @@ func (h *zapHook) Fire(e *logrus.Entry) error {
 	if log == nil {
 		return nil
 	}
-	ce := log.Check(zapLevel(e.Level), e.Message)
+	ce := log.Check(entryLevel(e), e.Message)
 	if ce == nil {
 		return nil
 	}
@@ -85,6 +85,18 @@ func (h *zapHook) Fire(e *logrus.Entry) error {
 	}
 	ce.Write(fields...)
 	return nil
+}
+
+// entryLevel is the zap level of a distribution log entry. distribution
+// logs every error answer at error level, a HEAD for a blob a client is
+// about to push ("blob unknown", 404) included; the gateway's audit line
+// already records those, so client errors (status < 500) go to debug and
+// only the registry's own faults stay errors.
+func entryLevel(e *logrus.Entry) zapcore.Level {
+	if status, ok := e.Data["http.response.status"].(int); ok && status < 500 && e.Level <= logrus.WarnLevel {
+		return zapcore.DebugLevel
+	}
+	return zapLevel(e.Level)
 }
 
 // zapLevel maps a logrus level to zap. Fatal and panic become error: zap's
