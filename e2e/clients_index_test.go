@@ -38,12 +38,12 @@ func TestClientMultiArchIndex(t *testing.T) {
 		members = append(members, "-m", f.ref("team-a/multi/app@"+d.String()))
 	}
 	idxRef := f.ref("team-a/multi/app:latest")
-	out := ci.must("", "", crane, append([]string{"index", "append", "-t", idxRef}, members...)...)
 	// It logs the members it reads to stderr and prints REPO@DIGEST of the
-	// index last.
+	// index on stdout; read stdout alone (the two streams interleave).
+	out := ci.stdout("", "", crane, append([]string{"index", "append", "-t", idxRef}, members...)...)
 	all := clDigestRe.FindAllString(out, -1)
-	require.NotEmpty(t, all, out)
-	idxDigest := all[len(all)-1]
+	require.Len(t, all, 1, out)
+	idxDigest := all[0]
 	require.Contains(t, out, "team-a/multi/app@"+idxDigest)
 
 	got, body := f.manifest(t, f.rwUser, f.rwPass, "team-a/multi/app", "latest")
