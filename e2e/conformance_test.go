@@ -28,7 +28,6 @@ import (
 // gateway logging in with [upstream] username/password and the suite with
 // a read-write-delete account.
 func TestConformanceExternal(t *testing.T) {
-	confSkipShort(t)
 	up := confUpstream(t, true)
 	direct := runConformance(t, "external direct", confRun{Registry: up.Addr, User: up.User, Pass: up.Pass})
 	reportRun(t, direct)
@@ -51,7 +50,6 @@ func TestConformanceExternal(t *testing.T) {
 // v3.1.2. The embedded registry runs with relativeurls = true and the
 // standalone one with its default; the suite must not see a difference.
 func TestConformanceEmbedded(t *testing.T) {
-	confSkipShort(t)
 	requireSameDistribution(t)
 	up := confUpstream(t, false)
 	direct := runConformance(t, "embedded direct", confRun{Registry: up.Addr})
@@ -76,7 +74,6 @@ func TestConformanceEmbedded(t *testing.T) {
 // (which panics writing results.yaml, so its printed report is read) and
 // the read-only branch alone (which writes junit.xml).
 func TestConformanceReadOnly(t *testing.T) {
-	confSkipShort(t)
 	up := confUpstream(t, true)
 	g := StartGateway(t, GatewayOptions{Upstream: "http://" + up.Addr, UpstreamUser: up.User, UpstreamPass: up.Pass})
 	wuser, wpass := g.CreateAccount("conformance-writer", "--grant", confNamespace+"=rw", "--permanent")
@@ -118,7 +115,6 @@ func TestConformanceReadOnly(t *testing.T) {
 // refused with 403 DENIED, never 401 or 5xx, nothing reaches the upstream,
 // and no push test passes.
 func TestConformancePushRefused(t *testing.T) {
-	confSkipShort(t)
 	up := confUpstream(t, true)
 	g := StartGateway(t, GatewayOptions{Upstream: "http://" + up.Addr, UpstreamUser: up.User, UpstreamPass: up.Pass})
 	ruser, rpass := g.CreateAccount("conformance-reader", "--grant", confNamespace+"=ro", "--permanent")
@@ -233,11 +229,4 @@ func requireSameDistribution(t testing.TB) {
 	emb, ext := version(robotgateBin), version(confRegistryBin(t))
 	require.Equal(t, emb, ext, "embedded distribution %s, standalone registry %s", emb, ext)
 	t.Logf("distribution %s in both", emb)
-}
-
-func confSkipShort(t testing.TB) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("conformance suite: not in -short mode")
-	}
 }
