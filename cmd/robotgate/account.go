@@ -45,6 +45,21 @@ func accountEnv(f *flags, global *flags) (*config.Config, *accounts.Editor, erro
 	return cfg, &accounts.Editor{Path: cfg.Accounts.File, Prefix: cfg.Accounts.Prefix}, nil
 }
 
+// namedAccount parses the flags of a command that takes exactly one NAME
+// and returns that name and an editor of the configured account file.
+func namedAccount(f, global *flags, args []string, cmd string) (string, *accounts.Editor, error) {
+	pos, err := f.parse(args)
+	if err != nil {
+		return "", nil, err
+	}
+	name, err := oneName(pos, cmd)
+	if err != nil {
+		return "", nil, err
+	}
+	_, ed, err := accountEnv(f, global)
+	return name, ed, err
+}
+
 func oneName(pos []string, cmd string) (string, error) {
 	if len(pos) != 1 {
 		return "", usagef("account %s takes exactly one NAME, got %d arguments", cmd, len(pos))
@@ -139,15 +154,7 @@ func accountCreate(e env, global *flags, args []string) error {
 	disabled := f.Bool("disabled", false, "create it switched off")
 	stdin := f.Bool("password-stdin", false, "read a custom password from standard input")
 	asJSON := f.Bool("json", false, "print JSON")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName(pos, "create")
-	if err != nil {
-		return err
-	}
-	_, ed, err := accountEnv(f, global)
+	name, ed, err := namedAccount(f, global, args, "create")
 	if err != nil {
 		return err
 	}
@@ -189,20 +196,12 @@ func accountRotate(e env, global *flags, args []string) error {
 		return nil
 	})
 	asJSON := f.Bool("json", false, "print JSON")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName(pos, "rotate")
+	name, ed, err := namedAccount(f, global, args, "rotate")
 	if err != nil {
 		return err
 	}
 	if grace < 0 {
 		return fmt.Errorf("--grace must not be negative")
-	}
-	_, ed, err := accountEnv(f, global)
-	if err != nil {
-		return err
 	}
 	pw := ""
 	if *stdin {

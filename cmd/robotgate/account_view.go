@@ -62,15 +62,7 @@ func accountList(e env, global *flags, args []string) error {
 func accountShow(e env, global *flags, args []string) error {
 	f := newFlags("account show")
 	asJSON := f.Bool("json", false, "print JSON")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName(pos, "show")
-	if err != nil {
-		return err
-	}
-	_, ed, err := accountEnv(f, global)
+	name, ed, err := namedAccount(f, global, args, "show")
 	if err != nil {
 		return err
 	}
@@ -102,15 +94,7 @@ func accountUpdate(e env, global *flags, args []string) error {
 	validity := validityFlags(f)
 	var desc *string
 	f.Func("description", "new description", func(s string) error { desc = &s; return nil })
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName(pos, "update")
-	if err != nil {
-		return err
-	}
-	_, ed, err := accountEnv(f, global)
+	name, ed, err := namedAccount(f, global, args, "update")
 	if err != nil {
 		return err
 	}
@@ -141,15 +125,7 @@ func accountSetDisabled(disabled bool) func(env, *flags, []string) error {
 	verb := map[bool]string{true: "disable", false: "enable"}[disabled]
 	return func(e env, global *flags, args []string) error {
 		f := newFlags("account " + verb)
-		pos, err := f.parse(args)
-		if err != nil {
-			return err
-		}
-		name, err := oneName(pos, verb)
-		if err != nil {
-			return err
-		}
-		_, ed, err := accountEnv(f, global)
+		name, ed, err := namedAccount(f, global, args, verb)
 		if err != nil {
 			return err
 		}
@@ -168,15 +144,7 @@ func accountSetDisabled(disabled bool) func(env, *flags, []string) error {
 
 func accountDelete(e env, global *flags, args []string) error {
 	f := newFlags("account delete")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName(pos, "delete")
-	if err != nil {
-		return err
-	}
-	_, ed, err := accountEnv(f, global)
+	name, ed, err := namedAccount(f, global, args, "delete")
 	if err != nil {
 		return err
 	}
