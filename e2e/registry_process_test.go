@@ -37,6 +37,10 @@ type RegistryOptions struct {
 	// LogLevel is the registry's log level; empty means "error" (token
 	// verification failures are logged at info).
 	LogLevel string
+	// Binary runs another registry program that takes the same config and
+	// `serve CONFIG` (Debian's /usr/bin/docker-registry, distribution
+	// 2.8); empty runs the CNCF registry v3 (registryBinary).
+	Binary string
 }
 
 // TokenAuth is the registry's `auth: token` section.
@@ -64,6 +68,7 @@ type Registry struct {
 
 	configPath string
 	tls        bool
+	binary     string // empty: registryBinary
 	cmd        *exec.Cmd
 	exited     chan struct{}
 	logs       *syncBuffer
@@ -101,7 +106,7 @@ func isExecutable(p string) bool {
 func StartRegistry(t testing.TB, o RegistryOptions) *Registry {
 	t.Helper()
 	require.False(t, o.Htpasswd != nil && o.Token != nil, "htpasswd and token auth are exclusive")
-	r := &Registry{t: t, Dir: t.TempDir(), Addr: o.Addr, tls: o.TLS != nil}
+	r := &Registry{t: t, Dir: t.TempDir(), Addr: o.Addr, tls: o.TLS != nil, binary: o.Binary}
 	if r.Addr == "" {
 		r.Addr = freeAddr(t)
 	}
@@ -156,7 +161,11 @@ func (r *Registry) config(o RegistryOptions) string {
 func (r *Registry) Start() {
 	r.t.Helper()
 	r.logs = &syncBuffer{}
-	r.cmd = exec.Command(registryBinary(r.t), "serve", r.configPath)
+	bin := r.binary
+	if bin == "" {
+		bin = registryBinary(r.t)
+	}
+	r.cmd = exec.Command(bin, "serve", r.configPath)
 	r.cmd.Dir = r.Dir
 	// distribution v3 exports traces over OTLP by default; there is no
 	// collector here, and every request would try to reach one.
