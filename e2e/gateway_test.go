@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/crane"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -309,9 +307,6 @@ func requireStatus(t *testing.T, err error, status int, code, message string) {
 		assert.Contains(t, err.Error(), message)
 	}
 }
-
-var _ = fmt.Sprintf
-var _ v1.Hash
 
 func basic(user, pass string) authn.Authenticator {
 	return &authn.Basic{Username: user, Password: pass}
